@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+from chalicelib.errors import ConfigUnavailable
+
+logger = logging.getLogger(__name__)
 
 # Every SSM parameter the API reads, and whether it is a secret (SecureString).
 # The Terraform contract test compares this with ssm.tf.
@@ -133,19 +139,43 @@ class AppConfig:
 
     def public(self) -> dict[str, Any]:
         """What the front end may see: never a secret, plain key names."""
-        values: dict[str, Any] = {
-            "region": self.region,
-            "user_pool_id": self.user_pool_id,
-            "client_id": self.client_id,
-            "cognito_domain_url": self.cognito_domain_url,
-            "identity_providers": list(self.identity_providers),
-            "token_delivery": self.token_delivery,
-            "session_idle_timeout_seconds": self.session_idle_timeout,
-            "session_absolute_timeout_seconds": self.session_absolute_timeout,
-            "app": dict(self.app_public_config),
-        }
-        values["fingerprint"] = fingerprint(values)
-        return values
+        return public_config(
+            region=self.region,
+            user_pool_id=self.user_pool_id,
+            client_id=self.client_id,
+            cognito_domain_url=self.cognito_domain_url,
+            identity_providers=self.identity_providers,
+            token_delivery=self.token_delivery,
+            app=self.app_public_config,
+        )
+
+
+def public_config(
+    *,
+    region: str,
+    user_pool_id: str,
+    client_id: str,
+    cognito_domain_url: str,
+    identity_providers: tuple[str, ...] | list[str],
+    token_delivery: str,
+    app: dict[str, Any],
+) -> dict[str, Any]:
+    """The front end's public config with its fingerprint.
+
+    The API builds it from SSM and the config generator from Terraform outputs,
+    through this one function, so equal fingerprints mean equal config.
+    """
+    values: dict[str, Any] = {
+        "region": region,
+        "user_pool_id": user_pool_id,
+        "client_id": client_id,
+        "cognito_domain_url": cognito_domain_url.rstrip("/"),
+        "identity_providers": list(identity_providers),
+        "token_delivery": token_delivery,
+        "app": dict(app),
+    }
+    values["fingerprint"] = fingerprint(values)
+    return values
 
 
 def fingerprint(public_values: dict[str, Any]) -> str:
@@ -181,3 +211,75 @@ def _json_object(raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError("app_public_config must be a JSON object")
     return value
+
+
+class Clock(Protocol):
+    """Wall time in epoch seconds, and a way to wait; tests inject a fake."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class ConfigSource:
+    """Reads every parameter under the stage's SSM prefix, cached per container.
+
+    A good read is reused for ``max_age`` seconds so a warm request costs no AWS
+    call; a failed read is retried after ``retry_after`` seconds, so the API
+    recovers by itself once SSM answers again (no restart, no long-cached error).
+    """
+
+    def __init__(
+        self,
+        ssm: Callable[[], Any],
+        *,
+        region: str,
+        prefix: str,
+        clock: Clock,
+        max_age: float = 60.0,
+        retry_after: float = 1.0,
+    ) -> None:
+        self._ssm = ssm
+        self._region = region
+        self._prefix = prefix if prefix.endswith("/") else prefix + "/"
+        self._clock = clock
+        self._max_age = max_age
+        self._retry_after = retry_after
+        self._config: AppConfig | None = None
+        self._loaded_at = 0.0
+        self._failed_at: float | None = None
+
+    def get(self) -> AppConfig:
+        now = self._clock.now()
+        if self._config is not None and now - self._loaded_at < self._max_age:
+            return self._config
+        if self._failed_at is not None and now - self._failed_at < self._retry_after:
+            raise ConfigUnavailable()
+        try:
+            config = AppConfig.from_parameters(self._region, self._read())
+        except ConfigError as exc:
+            # The message names parameters, never their values.
+            logger.error("configuration unusable: %s", exc)
+            return self._fail(now)
+        except Exception as exc:
+            logger.error("configuration unreadable: %s", type(exc).__name__)
+            return self._fail(now)
+        self._config, self._loaded_at, self._failed_at = config, now, None
+        return config
+
+    def _fail(self, now: float) -> AppConfig:
+        self._config, self._failed_at = None, now
+        raise ConfigUnavailable()
+
+    def _read(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        pages = (
+            self._ssm()
+            .get_paginator("get_parameters_by_path")
+            .paginate(Path=self._prefix, WithDecryption=True)
+        )
+        for page in pages:
+            for parameter in page["Parameters"]:
+                short_name = parameter["Name"][len(self._prefix) :]
+                values[short_name] = parameter["Value"]
+        return values
