@@ -34,8 +34,11 @@ def _provision(settings: StackSettings, recreate: bool) -> None:
     ids = (outputs["user_pool_id"]["value"], outputs["app_client_id"]["value"])
     print(f"  provisioned   pool {ids[0]}, app client {ids[1]}")
     parsed = sync_config.read_outputs_file(settings.outputs_file)
-    for path in sync_config.write_config(parsed, settings.stage):
-        print(f"  config        wrote {path.relative_to(sync_config.ROOT)}")
+    written = sync_config.write_config(
+        parsed, settings.stage, frontend_config_file=settings.frontend_config_file
+    )
+    for path in written:
+        print(f"  config        wrote {path}")
 
 
 def bring_up(settings: StackSettings, supervisor: Supervisor) -> None:

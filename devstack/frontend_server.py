@@ -40,6 +40,13 @@ def create_app(settings: StackSettings, root: Path = FRONTEND_DIR) -> Flask:
     def index() -> Response:
         return send_from_directory(root, "index.html")
 
+    @app.get("/config.json")
+    def generated_config() -> Response:
+        # Each offline stack has its own generated config (ports and ids
+        # differ), so it lives in the stack's state folder, not in frontend/.
+        config = settings.frontend_config_file
+        return send_from_directory(config.parent, config.name)
+
     @app.get("/<path:name>")
     def asset(name: str) -> Response:
         return send_from_directory(root, name)

@@ -120,6 +120,11 @@ class StackSettings:
     def outputs_file(self) -> Path:
         return self.state_dir / "outputs.json"
 
+    @property
+    def frontend_config_file(self) -> Path:
+        """The page's generated config; the front-end server serves it."""
+        return self.state_dir / "frontend-config.json"
+
     def aws_env(self) -> dict[str, str]:
         """Environment for a boto3 client that must talk to moto on loopback."""
         return {

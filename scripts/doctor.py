@@ -352,7 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     except sync_config.OutputsError as error:
         print(f"✗ Terraform outputs readable  {error}")
         return 1
-    checks = Doctor(args.stage, outputs, boto3_clients(outputs["region"])).run()
+    checks = Doctor(
+        args.stage,
+        outputs,
+        boto3_clients(outputs["region"]),
+        frontend_config=sync_config.frontend_config_path(args.stage),
+    ).run()
     print(render(checks))
     return 0 if all(check.ok for check in checks) else 1
 

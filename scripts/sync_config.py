@@ -185,6 +185,15 @@ def load_outputs(stage: str, outputs_file: Path | None) -> Outputs:
     return read_terraform_outputs()
 
 
+def frontend_config_path(stage: str) -> Path:
+    """Where the page's config lives: the offline stack serves its own copy."""
+    if stage == "local":
+        from devstack.settings import StackSettings
+
+        return StackSettings.from_env().frontend_config_file
+    return FRONTEND_CONFIG
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", required=True)
@@ -192,12 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         outputs = load_outputs(args.stage, args.outputs_file)
-        written = write_config(outputs, args.stage)
+        written = write_config(
+            outputs,
+            args.stage,
+            frontend_config_file=frontend_config_path(args.stage),
+        )
     except OutputsError as error:
         print(f"sync-config: {error}", file=sys.stderr)
         return 1
     for path in written:
-        print(f"sync-config: wrote {path.relative_to(ROOT)}")
+        print(f"sync-config: wrote {path}")
     return 0
 
 
