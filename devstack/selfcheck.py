@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from urllib.request import Request
 
 import requests
+from requests.cookies import get_cookie_header
 
 from chalicelib.config import LOOPBACK_HOSTS
 from devstack.kakao import consent_form_fields
@@ -39,10 +40,27 @@ class SelfCheckError(Exception):
     pass
 
 
+class LoopbackBrowser(requests.Session):
+    """A session whose cookie jar behaves like Chromium's on localhost.
+
+    requests rebuilds the ``Cookie`` header from a default-policy copy of the
+    jar, so the header is set here, on every hop of a redirect chain, from the
+    session's own jar and policy.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cookies.set_policy(LoopbackSecurePolicy())
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        header = get_cookie_header(self.cookies, request)
+        if header:
+            request.headers["Cookie"] = header
+        return super().send(request, **kwargs)
+
+
 def browser() -> requests.Session:
-    session = requests.Session()
-    session.cookies.set_policy(LoopbackSecurePolicy())
-    return session
+    return LoopbackBrowser()
 
 
 @dataclass

@@ -96,8 +96,8 @@ class Doctor:
         )
         if missing or wrong_type:
             detail = f"missing {missing}" if missing else f"wrong type {wrong_type}"
-            return Check(f"SSM parameters under {prefix}", False, detail, _fix_apply(self.stage))
-        return Check(f"SSM parameters under {prefix}", True, f"{len(PARAMETERS)} present")
+            return Check("SSM parameters present", False, f"{prefix}: {detail}", _fix_apply(self.stage))
+        return Check("SSM parameters present", True, f"{len(PARAMETERS)} under {prefix}")
 
     def _check_ssm_matches_outputs(self) -> Iterator[Check]:
         if not self.ssm:
@@ -132,13 +132,13 @@ class Doctor:
             )
         except (ClientError, BotoCoreError) as error:
             return Check(
-                f"app client {client_id} exists in pool {pool}",
+                "app client exists in the pool",
                 False,
-                _aws_error(error),
-                f"{client_id} is stale: {_fix_apply(self.stage)}",
+                f"client {client_id}: {_aws_error(error)} in pool {pool}",
+                f"client id {client_id} is stale: {_fix_apply(self.stage)}",
             )
         self.app_client = answer["UserPoolClient"]
-        return Check(f"app client {client_id} exists in pool {pool}", True, "found")
+        return Check("app client exists in the pool", True, f"{client_id} in {pool}")
 
     def _check_urls_registered(self) -> Iterator[Check]:
         if self.app_client is None:
@@ -153,9 +153,9 @@ class Doctor:
         for name, (url, registered, kind) in in_use.items():
             ok = url in registered
             yield Check(
-                f"{kind} URL {url} registered exactly",
+                f"{name} registered as a {kind} URL",
                 ok,
-                "registered" if ok else f"client has {registered}",
+                url if ok else f"{url} not in {registered}",
                 f"add {url} to the client's {kind} URLs in Terraform and apply",
             )
 
@@ -203,7 +203,7 @@ class Doctor:
                 f"domain {domain} matches {url}", False, "outputs name another domain",
                 _fix_apply(self.stage),
             )
-        return Check(f"hosted-UI domain {domain} exists", True, url)
+        return Check("hosted-UI domain exists", True, f"{domain} at {url}")
 
     # -- DynamoDB -----------------------------------------------------------
 
@@ -212,14 +212,14 @@ class Doctor:
         try:
             ttl = self.client("dynamodb").describe_time_to_live(TableName=table)
         except (ClientError, BotoCoreError) as error:
-            return Check(f"sessions table {table} exists", False, _aws_error(error), _fix_apply(self.stage))
+            return Check("sessions table exists", False, f"{table}: {_aws_error(error)}", _fix_apply(self.stage))
         description = ttl.get("TimeToLiveDescription", {})
         on = description.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
         attribute = description.get("AttributeName")
         return Check(
-            f"sessions table {table} with TTL on",
+            "sessions table has TTL on expires_at",
             on and attribute == "expires_at",
-            f"TTL {description.get('TimeToLiveStatus')} on {attribute}",
+            f"{table}: TTL {description.get('TimeToLiveStatus')} on {attribute}",
             "enable TTL on expires_at in dynamodb.tf and apply",
         )
 

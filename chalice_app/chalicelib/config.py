@@ -117,9 +117,9 @@ class AppConfig:
         # Only a stage whose every URL is loopback may fetch keys from anywhere
         # but the issuer's own JWKS document (the offline stack serves it from
         # moto). A deployed stage can never be pointed at another key set.
-        if self.jwks_url != self.issuer + "/.well-known/jwks.json":
-            if not self.all_loopback:
-                raise ConfigError("jwks_url may differ from the issuer's only offline")
+        own_jwks = self.issuer + "/.well-known/jwks.json"
+        if self.jwks_url != own_jwks and not self.all_loopback:
+            raise ConfigError("jwks_url may differ from the issuer's only offline")
 
     @property
     def all_loopback(self) -> bool:
@@ -184,7 +184,9 @@ def fingerprint(public_values: dict[str, Any]) -> str:
     The config generator computes it from Terraform outputs and the API from
     SSM, so a front end or a doctor run can tell at once which side is stale.
     """
-    material = {key: value for key, value in public_values.items() if key != "fingerprint"}
+    material = {
+        key: value for key, value in public_values.items() if key != "fingerprint"
+    }
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

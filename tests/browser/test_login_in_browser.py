@@ -96,11 +96,13 @@ def test_second_tab_shares_the_session_and_logout_ends_both(
 def test_declining_email_still_logs_in_with_email_not_shared(
     page: Page, settings: StackSettings, shoot: Shoot
 ) -> None:
+    # A user who never shared an email before: Cognito keeps a mapped email
+    # from an earlier login even when a later one declines it.
     open_app(page, settings)
 
-    log_in_at_kakao(page, settings, share_email=False)
+    log_in_at_kakao(page, settings, user="4000000003", share_email=False)
 
-    expect(page.get_by_test_id("user-name")).to_have_text("Minji Kim")
+    expect(page.get_by_test_id("user-name")).to_have_text("Seoyeon Lee")
     expect(page.get_by_test_id("user-email")).to_have_text("not shared")
     shoot(page, "email-not-shared")
 
