@@ -57,7 +57,10 @@ def bring_up(settings: StackSettings, supervisor: Supervisor) -> None:
             _provision(settings, recreate=False)
         step = time.monotonic()
         supervisor.start(service)
-        print(f"  {service.name:<13} ready at {service.url} ({time.monotonic() - step:.1f} s)")
+        print(
+            f"  {service.name:<13} ready at {service.url} "
+            f"({time.monotonic() - step:.1f} s)"
+        )
     print(f"stack ready in {time.monotonic() - started:.1f} s")
 
 

@@ -8,6 +8,7 @@ another shell.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -55,7 +56,9 @@ def services(settings: StackSettings) -> list[Service]:
     serve = (sys.executable, "-m", "devstack", "serve")
     chalice = Path(sys.executable).with_name("chalice")
     return [
-        Service("aws", settings.aws_port, settings.aws_url, "/moto-api/", (*serve, "aws")),
+        Service(
+            "aws", settings.aws_port, settings.aws_url, "/moto-api/", (*serve, "aws")
+        ),
         Service(
             "kakao",
             settings.kakao_port,
@@ -63,7 +66,13 @@ def services(settings: StackSettings) -> list[Service]:
             "/.well-known/openid-configuration",
             (*serve, "kakao"),
         ),
-        Service("cognito", settings.cognito_port, settings.cognito_url, "/health", (*serve, "cognito")),
+        Service(
+            "cognito",
+            settings.cognito_port,
+            settings.cognito_url,
+            "/health",
+            (*serve, "cognito"),
+        ),
         Service(
             "api",
             settings.api_port,
@@ -82,7 +91,13 @@ def services(settings: StackSettings) -> list[Service]:
             ),
             cwd=ROOT / "chalice_app",
         ),
-        Service("frontend", settings.frontend_port, settings.frontend_url, "/", (*serve, "frontend")),
+        Service(
+            "frontend",
+            settings.frontend_port,
+            settings.frontend_url,
+            "/",
+            (*serve, "frontend"),
+        ),
     ]
 
 
@@ -180,7 +195,8 @@ class Supervisor:
             time.sleep(0.1)
         raise StackError(
             f"{service.name} was not ready at {url} within "
-            f"{READY_TIMEOUT_SECONDS:.0f} s; see {self.log_dir / (service.name + '.log')}"
+            f"{READY_TIMEOUT_SECONDS:.0f} s; "
+            f"see {self.log_dir / (service.name + '.log')}"
         )
 
     # -- stop ---------------------------------------------------------------
@@ -233,8 +249,6 @@ def _terminate_group(pid: int) -> bool:
         if finished:
             break
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return True

@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, urlsplit
 from urllib.request import Request
 
 import requests
+from chalicelib.config import LOOPBACK_HOSTS
 from requests.cookies import get_cookie_header
 
-from chalicelib.config import LOOPBACK_HOSTS
 from devstack.kakao import consent_form_fields
 from devstack.settings import StackSettings
 
@@ -52,8 +52,10 @@ class LoopbackBrowser(requests.Session):
         super().__init__()
         self.cookies.set_policy(LoopbackSecurePolicy())
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        header = get_cookie_header(self.cookies, request)
+    def send(
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
+        header = get_cookie_header(self.cookies, request)  # type: ignore[no-untyped-call]
         if header:
             request.headers["Cookie"] = header
         return super().send(request, **kwargs)
@@ -85,14 +87,18 @@ def login(
     started = time.monotonic()
     page = session.get(f"{settings.api_url}/auth/login?return_to=/", timeout=TIMEOUT)
     if not page.url.startswith(settings.kakao_url):
-        raise SelfCheckError(f"login did not reach Kakao's consent page ({page.status_code})")
+        raise SelfCheckError(
+            f"login did not reach Kakao's consent page ({page.status_code})"
+        )
     query = dict(parse_qsl(urlsplit(page.url).query))
     fields = consent_form_fields(query, user_id, share_email=share_email)
     landed = session.post(
         f"{settings.kakao_url}/oauth/authorize", data=fields, timeout=TIMEOUT
     )
     if not landed.url.startswith(settings.frontend_url):
-        raise SelfCheckError(f"login ended at {landed.url.split('?')[0]}, not the front end")
+        raise SelfCheckError(
+            f"login ended at {landed.url.split('?')[0]}, not the front end"
+        )
     if "login_error" in landed.url:
         raise SelfCheckError(f"the front end was told {landed.url.split('?', 1)[1]}")
     return LoginResult(session, landed.url, time.monotonic() - started)
@@ -117,10 +123,18 @@ def run_demo_check(settings: StackSettings) -> bool:
         print(f"self-check FAILED: {error}")
         return False
     if status != 200:
-        print(f"self-check FAILED: /api/user-info answered {status} {user.get('error')}")
+        print(
+            f"self-check FAILED: /api/user-info answered {status} {user.get('error')}"
+        )
         return False
-    print(f"  logged in     {user['name']} <{user['email']}> via {user['identity_provider']}")
-    print(f"  session       {user['session_expires_in']} s left, login took {result.seconds:.2f} s")
+    print(
+        f"  logged in     {user['name']} <{user['email']}> "
+        f"via {user['identity_provider']}"
+    )
+    print(
+        f"  session       {user['session_expires_in']} s left, "
+        f"login took {result.seconds:.2f} s"
+    )
     return True
 
 
@@ -137,7 +151,9 @@ def run_smoke(settings: StackSettings) -> bool:
         expect(api(result.session, "POST", f"{settings.api_url}/auth/refresh"), 200)
         steps.append("refresh")
         status, body = api(result.session, "POST", f"{settings.api_url}/auth/logout")
-        if status != 200 or not body.get("logout_url", "").startswith(settings.cognito_url):
+        if status != 200 or not body.get("logout_url", "").startswith(
+            settings.cognito_url
+        ):
             raise SelfCheckError(f"logout answered {status}")
         steps.append("logout")
         answer = requests.get(
@@ -157,4 +173,6 @@ def run_smoke(settings: StackSettings) -> bool:
 
 def expect(answer: tuple[int, dict[str, Any]], status: int) -> None:
     if answer[0] != status:
-        raise SelfCheckError(f"expected {status}, got {answer[0]} {answer[1].get('error')}")
+        raise SelfCheckError(
+            f"expected {status}, got {answer[0]} {answer[1].get('error')}"
+        )

@@ -51,7 +51,8 @@ def steps(stage: str) -> list[Step]:
             "generate config",
             sync,
             ROOT,
-            "the outputs above are incomplete: compare outputs.tf with scripts/outputs.py",
+            "the outputs above are incomplete: "
+            "compare outputs.tf with scripts/outputs.py",
         ),
         Step(
             "chalice deploy",
@@ -79,21 +80,30 @@ def run(
     plan = steps(stage)
     for number, step in enumerate(plan, start=1):
         shown = shlex.join(step.command)
-        print(f"[{number}/{len(plan)}] {step.name}: {shown}  (in {step.cwd})", flush=True)
+        print(
+            f"[{number}/{len(plan)}] {step.name}: {shown}  (in {step.cwd})", flush=True
+        )
         if dry_run:
             continue
         status = (execute or _execute)(step)
         if status != 0:
-            print(f"deploy stopped at step {number} ({step.name}), exit {status}: {step.on_failure}")
+            print(
+                f"deploy stopped at step {number} ({step.name}), "
+                f"exit {status}: {step.on_failure}"
+            )
             return 1
-    print("deploy: dry run, nothing ran" if dry_run else f"deploy: stage {stage} deployed")
+    print(
+        "deploy: dry run, nothing ran" if dry_run else f"deploy: stage {stage} deployed"
+    )
     return 0
 
 
 def _execute(step: Step) -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
-        return subprocess.run(step.command, cwd=step.cwd, env=env, check=False).returncode
+        return subprocess.run(
+            step.command, cwd=step.cwd, env=env, check=False
+        ).returncode
     except FileNotFoundError:
         print(f"{step.command[0]} is not installed or not on PATH")
         return 127
@@ -105,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     if args.stage == "local":
-        print("the local stage is the offline stack: use `make demo` or `python -m devstack up`")
+        print(
+            "the local stage is the offline stack: "
+            "use `make demo` or `python -m devstack up`"
+        )
         return 1
     return run(args.stage, dry_run=args.dry_run or os.environ.get("DRY_RUN") == "1")
 

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from chalicelib.config import PARAMETERS, AppConfig, ConfigError
 
-from chalicelib.config import PARAMETERS, AppConfig, ConfigError, public_config
 from scripts import sync_config
 
 # Second-level public suffixes under which two hosts do not share a site. A
@@ -86,7 +86,12 @@ class Doctor:
                     self.ssm[name] = parameter["Value"]
                     self.ssm_types[name] = parameter["Type"]
         except (ClientError, BotoCoreError) as error:
-            return Check("SSM parameters readable", False, _aws_error(error), _fix_apply(self.stage))
+            return Check(
+                "SSM parameters readable",
+                False,
+                _aws_error(error),
+                _fix_apply(self.stage),
+            )
         missing = sorted(set(PARAMETERS) - set(self.ssm))
         wrong_type = sorted(
             name
@@ -96,8 +101,15 @@ class Doctor:
         )
         if missing or wrong_type:
             detail = f"missing {missing}" if missing else f"wrong type {wrong_type}"
-            return Check("SSM parameters present", False, f"{prefix}: {detail}", _fix_apply(self.stage))
-        return Check("SSM parameters present", True, f"{len(PARAMETERS)} under {prefix}")
+            return Check(
+                "SSM parameters present",
+                False,
+                f"{prefix}: {detail}",
+                _fix_apply(self.stage),
+            )
+        return Check(
+            "SSM parameters present", True, f"{len(PARAMETERS)} under {prefix}"
+        )
 
     def _check_ssm_matches_outputs(self) -> Iterator[Check]:
         if not self.ssm:
@@ -119,7 +131,9 @@ class Doctor:
             actual = self.ssm.get(name)
             ok = actual == value
             detail = value if ok else f"SSM has {actual!r}, outputs say {value!r}"
-            yield Check(f"SSM {name} matches outputs", ok, detail, _fix_apply(self.stage))
+            yield Check(
+                f"SSM {name} matches outputs", ok, detail, _fix_apply(self.stage)
+            )
 
     # -- Cognito ------------------------------------------------------------
 
@@ -148,14 +162,18 @@ class Doctor:
         in_use = {
             "callback_url": (self.ssm.get("callback_url"), callbacks, "callback"),
             "frontend_url": (self.ssm.get("frontend_url"), callbacks, "callback"),
-            "logout_redirect_url": (self.ssm.get("logout_redirect_url"), logouts, "sign-out"),
+            "logout_redirect_url": (
+                self.ssm.get("logout_redirect_url"),
+                logouts,
+                "sign-out",
+            ),
         }
         for name, (url, registered, kind) in in_use.items():
             ok = url in registered
             yield Check(
                 f"{name} registered as a {kind} URL",
                 ok,
-                url if ok else f"{url} not in {registered}",
+                str(url) if ok else f"{url} not in {registered}",
                 f"add {url} to the client's {kind} URLs in Terraform and apply",
             )
 
@@ -172,7 +190,9 @@ class Doctor:
                     )
                 except (ClientError, BotoCoreError) as error:
                     yield Check(
-                        f"identity provider {name} exists", False, _aws_error(error),
+                        f"identity provider {name} exists",
+                        False,
+                        _aws_error(error),
                         _fix_apply(self.stage),
                     )
                     continue
@@ -189,18 +209,35 @@ class Doctor:
             described = self.client("cognito-idp").describe_user_pool(UserPoolId=pool)
             domain = described["UserPool"].get("Domain")
             if not domain:
-                return Check("hosted-UI domain exists", False, "pool has no domain", _fix_apply(self.stage))
+                return Check(
+                    "hosted-UI domain exists",
+                    False,
+                    "pool has no domain",
+                    _fix_apply(self.stage),
+                )
             found = self.client("cognito-idp").describe_user_pool_domain(Domain=domain)
         except (ClientError, BotoCoreError) as error:
-            return Check("hosted-UI domain exists", False, _aws_error(error), _fix_apply(self.stage))
+            return Check(
+                "hosted-UI domain exists",
+                False,
+                _aws_error(error),
+                _fix_apply(self.stage),
+            )
         owner = found.get("DomainDescription", {}).get("UserPoolId")
         url = self.outputs["cognito_domain_url"]
         host = urlsplit(url).hostname or ""
         if owner != pool:
-            return Check(f"domain {domain} exists", False, f"belongs to {owner}", _fix_apply(self.stage))
+            return Check(
+                f"domain {domain} exists",
+                False,
+                f"belongs to {owner}",
+                _fix_apply(self.stage),
+            )
         if not _is_loopback(host) and not host.startswith(domain + "."):
             return Check(
-                f"domain {domain} matches {url}", False, "outputs name another domain",
+                f"domain {domain} matches {url}",
+                False,
+                "outputs name another domain",
                 _fix_apply(self.stage),
             )
         return Check("hosted-UI domain exists", True, f"{domain} at {url}")
@@ -212,7 +249,12 @@ class Doctor:
         try:
             ttl = self.client("dynamodb").describe_time_to_live(TableName=table)
         except (ClientError, BotoCoreError) as error:
-            return Check("sessions table exists", False, f"{table}: {_aws_error(error)}", _fix_apply(self.stage))
+            return Check(
+                "sessions table exists",
+                False,
+                f"{table}: {_aws_error(error)}",
+                _fix_apply(self.stage),
+            )
         description = ttl.get("TimeToLiveDescription", {})
         on = description.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
         attribute = description.get("AttributeName")
@@ -259,13 +301,17 @@ class Doctor:
         try:
             page = json.loads(self.frontend_config.read_text())
         except (OSError, ValueError):
-            yield Check("front-end config present", False, str(self.frontend_config), fix)
+            yield Check(
+                "front-end config present", False, str(self.frontend_config), fix
+            )
             return
         ok = page.get("fingerprint") == from_outputs
         yield Check(
             "front-end fingerprint matches outputs",
             ok,
-            from_outputs if ok else f"page {page.get('fingerprint')}, outputs {from_outputs}",
+            from_outputs
+            if ok
+            else f"page {page.get('fingerprint')}, outputs {from_outputs}",
             fix,
         )
         ok = page.get("api_base_url") == self.outputs["api_base_url"].rstrip("/")
@@ -280,13 +326,17 @@ class Doctor:
                 region = self.outputs["region"]
                 from_ssm = AppConfig.from_parameters(region, self.ssm).public()
             except ConfigError as error:
-                yield Check("SSM config is usable", False, str(error), _fix_apply(self.stage))
+                yield Check(
+                    "SSM config is usable", False, str(error), _fix_apply(self.stage)
+                )
                 return
             ok = from_ssm["fingerprint"] == from_outputs
             yield Check(
                 "API fingerprint (SSM) matches outputs",
                 ok,
-                from_outputs if ok else f"SSM {from_ssm['fingerprint']}, outputs {from_outputs}",
+                from_outputs
+                if ok
+                else f"SSM {from_ssm['fingerprint']}, outputs {from_outputs}",
                 _fix_apply(self.stage),
             )
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.config import public_config
+
 from scripts.outputs import OUTPUTS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,7 +36,9 @@ def devstack(env: dict[str, str], *args: str, timeout: float = 180) -> str:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"devstack {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        raise RuntimeError(
+            f"devstack {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        )
     return done.stdout
 
 

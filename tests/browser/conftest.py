@@ -29,12 +29,17 @@ SCREENSHOTS = ROOT / "test-output" / "screenshots"
 def chromium_path() -> str:
     path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(path).exists():
-        pytest.fail("Chromium is missing: run `make chromium` (Debian: apt-get install chromium)")
+        pytest.fail(
+            "Chromium is missing: run `make chromium` "
+            "(Debian: apt-get install chromium)"
+        )
     return path
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackSettings, dict[str, str]]]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[StackSettings, dict[str, str]]]:
     with running_stack(tmp_path_factory.mktemp("browser-stack")) as running:
         yield running
 

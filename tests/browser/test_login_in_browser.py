@@ -21,7 +21,10 @@ def open_app(page: Page, settings: StackSettings) -> None:
 
 
 def log_in_at_kakao(
-    page: Page, settings: StackSettings, user: str = "4000000001", share_email: bool = True
+    page: Page,
+    settings: StackSettings,
+    user: str = "4000000001",
+    share_email: bool = True,
 ) -> None:
     page.get_by_test_id("login").click()
     page.wait_for_url(f"{settings.kakao_url}/**")

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from chalicelib.config import AppConfig
+
 from scripts import sync_config
 from scripts.outputs import render
 
@@ -126,7 +126,7 @@ def test_secret_output_not_marked_sensitive_is_refused(tmp_path: Path) -> None:
     raw = render(outputs_values())
     raw["app_client_secret"]["sensitive"] = False
 
-    with pytest.raises(sync_config.OutputsError, match="app_client_secret.*sensitive"):
+    with pytest.raises(sync_config.OutputsError, match=r"app_client_secret.*sensitive"):
         generate(tmp_path, raw)
     assert not (tmp_path / "frontend.json").exists()
 
