@@ -21,6 +21,7 @@ from chalicelib.audit import set_request_id
 from chalicelib.config import AppConfig
 from chalicelib.errors import (
     ApiError,
+    ConfigStale,
     InvalidState,
     LoginFailed,
     MethodNotAllowed,
@@ -176,18 +177,26 @@ def _ended_session(rt: Runtime, config: AppConfig, error: ApiError) -> Response:
 
 @endpoint("/auth/login", "GET")
 def start_login() -> Response:
-    rt, config = _runtime_and_config()
+    rt = get_runtime()
+    # Read SSM now: a login never starts with a client id SSM no longer holds.
+    config = rt.config_source.get(max_age=0)
     policy = _cookie_policy(rt, config)
     request = _request()
 
-    start = login.start_login(
-        rt,
-        config,
-        return_to=http.query(request, "return_to"),
-        idp=http.query(request, "idp"),
-        flow=http.query(request, "flow"),
-        binding=http.cookies(request).get(policy.login),
-    )
+    try:
+        start = login.start_login(
+            rt,
+            config,
+            return_to=http.query(request, "return_to"),
+            idp=http.query(request, "idp"),
+            flow=http.query(request, "flow"),
+            binding=http.cookies(request).get(policy.login),
+            fingerprint=http.query(request, "fingerprint"),
+        )
+    except ConfigStale as exc:
+        # A person clicked "Log in": tell them on our page, not Cognito's.
+        failure = {"login_error": exc.code}
+        return http.redirect(http.with_query(config.frontend_url, failure))
 
     binding_cookie = policy.set(policy.login, start.binding, http.LOGIN_BINDING_MAX_AGE)
     return http.redirect(start.authorize_url, set_cookies=[binding_cookie])

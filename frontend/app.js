@@ -39,11 +39,16 @@
     }
   }
 
+  // Messages accumulate until the page is reloaded: a login error and a
+  // config warning found on the same load are both worth reading.
+  const shown = [];
   function say(text, isError) {
+    if (!text || shown.includes(text)) return;
+    shown.push(text);
     const box = el("message");
-    box.textContent = text;
-    box.classList.toggle("error", Boolean(isError));
-    box.hidden = !text;
+    box.textContent = shown.join("\n\n");
+    box.classList.toggle("error", Boolean(isError) || box.classList.contains("error"));
+    box.hidden = false;
   }
 
   async function loadLocalConfig() {
@@ -179,7 +184,15 @@
     }
   }
 
-  function login() {
+  // The config is read again at the click: a page left open across a redeploy
+  // logs in with what is deployed now, and a stale config is refused by the API.
+  async function login() {
+    try {
+      await loadLocalConfig();
+    } catch (error) {
+      say(error.message, true);
+      return;
+    }
     const target = new URL(localConfig.api_base_url + "/auth/login");
     target.searchParams.set("return_to", window.location.pathname);
     target.searchParams.set("fingerprint", localConfig.fingerprint);

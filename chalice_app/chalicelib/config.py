@@ -251,9 +251,15 @@ class ConfigSource:
         self._loaded_at = 0.0
         self._failed_at: float | None = None
 
-    def get(self) -> AppConfig:
+    def get(self, max_age: float | None = None) -> AppConfig:
+        """The config, read again when older than ``max_age`` (default 60 s).
+
+        A login start asks with ``max_age=0``: it must never send Cognito a
+        client id that SSM no longer holds.
+        """
         now = self._clock.now()
-        if self._config is not None and now - self._loaded_at < self._max_age:
+        limit = self._max_age if max_age is None else max_age
+        if self._config is not None and now - self._loaded_at < limit:
             return self._config
         if self._failed_at is not None and now - self._failed_at < self._retry_after:
             raise ConfigUnavailable()

@@ -51,6 +51,24 @@ class LoginFailed(ApiError):
     message = "The sign-in could not be completed. Start the login again."
 
 
+class LoginUpstreamFailed(LoginFailed):
+    """Cognito's token endpoint failed (5xx, not JSON, timeout) during a login."""
+
+    status = 502
+    message = "Cognito could not complete the sign-in. Start the login again."
+
+
+class ConfigStale(ApiError):
+    """The config in SSM names an app client, URL or provider Cognito lacks."""
+
+    code = "config_stale"
+    status = 503
+    message = (
+        "The login configuration is out of date, so the login was stopped before "
+        "reaching Cognito. An operator should run `make doctor`."
+    )
+
+
 class InvalidIdToken(ApiError):
     code = "invalid_id_token"
     status = 401

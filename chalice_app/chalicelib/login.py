@@ -24,10 +24,12 @@ from chalicelib.cognito import GrantRejected
 from chalicelib.config import AppConfig, origin_of
 from chalicelib.errors import (
     ApiError,
+    ConfigStale,
     InvalidRequest,
     InvalidReturnTo,
     InvalidState,
     LoginFailed,
+    LoginUpstreamFailed,
     SessionExpired,
     Unauthenticated,
     UnsupportedIdentityProvider,
@@ -74,8 +76,14 @@ def start_login(
     idp: str | None,
     flow: str | None,
     binding: str | None,
+    fingerprint: str | None = None,
 ) -> LoginStart:
-    """Record a login transaction and build the authorize URL from current config."""
+    """Record a login transaction and build the authorize URL from current config.
+
+    ``config`` must be freshly read; a front end that sends the fingerprint of
+    the config it was built with is refused when that config is stale, and so
+    is a config naming an app client or URL that Cognito no longer has.
+    """
     return_to = local_path(return_to if return_to is not None else "/")
     idp = idp or config.default_identity_provider
     if idp not in config.identity_providers:
@@ -91,6 +99,14 @@ def start_login(
     nonce = secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(64)
     redirect_uri = config.callback_url if flow == "api" else config.frontend_url
+    if fingerprint is not None and fingerprint != config.public()["fingerprint"]:
+        audit("login_failed", "failure", error=ConfigStale.code)
+        raise ConfigStale()
+    try:
+        rt.deployment.verify(config, redirect_uri, idp)
+    except ConfigStale:
+        audit("login_failed", "failure", error=ConfigStale.code)
+        raise
 
     rt.transactions.save(
         state,
@@ -194,6 +210,9 @@ def finish_login(
     except GrantRejected:
         audit("login_failed", "failure", error=LoginFailed.code)
         raise LoginFailed() from None
+    except UpstreamUnavailable:
+        audit("login_failed", "failure", error=LoginFailed.code)
+        raise LoginUpstreamFailed() from None
     except ApiError as exc:
         audit("login_failed", "failure", error=exc.code)
         raise

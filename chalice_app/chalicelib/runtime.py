@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.cognito import CognitoOAuthClient
 from chalicelib.config import Clock, ConfigSource
+from chalicelib.deployment import DeploymentCheck
 from chalicelib.errors import ConfigUnavailable
 from chalicelib.sessions import SessionStore
 from chalicelib.tokens import TokenVerifier
@@ -40,6 +41,7 @@ class Runtime:
         http: Any = None,
         dynamodb: Any = None,
         ssm: Any = None,
+        cognito: Any = None,
         allow_insecure_cookies: bool = False,
     ) -> None:
         self.region = region
@@ -49,6 +51,7 @@ class Runtime:
         self._http = http
         self._dynamodb = dynamodb
         self._ssm = ssm
+        self._cognito = cognito
         self._lock = threading.Lock()
 
         self.config_source = ConfigSource(
@@ -56,6 +59,7 @@ class Runtime:
         )
         self.verifier = TokenVerifier(_Lazy(self.http), self.clock)
         self.oauth = CognitoOAuthClient(_Lazy(self.http))
+        self.deployment = DeploymentCheck(self.cognito, self.clock)
         self.sessions = SessionStore(self.dynamodb, sessions_table, self.clock)
         self.transactions = TransactionStore(self.dynamodb, sessions_table, self.clock)
 
@@ -91,6 +95,12 @@ class Runtime:
             if self._ssm is None:
                 self._ssm = self._client("ssm")
             return self._ssm
+
+    def cognito(self) -> Any:
+        with self._lock:
+            if self._cognito is None:
+                self._cognito = self._client("cognito-idp")
+            return self._cognito
 
     def _client(self, service: str) -> Any:
         import boto3

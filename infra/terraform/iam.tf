@@ -59,6 +59,15 @@ data "aws_iam_policy_document" "lambda" {
     ]
   }
 
+  # Read-only look-up before each login leaves for Cognito (cached a minute
+  # per container): a stale client id in SSM becomes our own clear error
+  # instead of Cognito's error page.
+  statement {
+    sid       = "CheckAppClient"
+    actions   = ["cognito-idp:DescribeUserPoolClient"]
+    resources = [aws_cognito_user_pool.this.arn]
+  }
+
   statement {
     sid       = "DecryptClientSecretThroughSsm"
     actions   = ["kms:Decrypt"]

@@ -26,6 +26,7 @@ import boto3
 import jwt
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from chalice.test import Client
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto import mock_aws
@@ -330,6 +331,43 @@ class AtomicClient:
         return locked
 
 
+class AppClients:
+    """Cognito's control plane for the one app client the tests register.
+
+    moto cannot create a pool with a chosen id, so the look-up the API makes
+    before a login (``DescribeUserPoolClient``) is answered here, in boto3's
+    shapes, with ClientError for a client that does not exist.
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.clients: dict[tuple[str, str], dict[str, Any]] = {
+            (POOL_ID, CLIENT_ID): {
+                "UserPoolId": POOL_ID,
+                "ClientId": CLIENT_ID,
+                "CallbackURLs": [
+                    CONFIG_VALUES["callback_url"],
+                    CONFIG_VALUES["frontend_url"],
+                    LOOPBACK_VALUES["callback_url"],
+                    LOOPBACK_VALUES["frontend_url"],
+                ],
+                "LogoutURLs": [
+                    CONFIG_VALUES["logout_redirect_url"],
+                    LOOPBACK_VALUES["logout_redirect_url"],
+                ],
+                "SupportedIdentityProviders": ["Kakao", "COGNITO"],
+            }
+        }
+
+    def describe_user_pool_client(self, UserPoolId: str, ClientId: str) -> Any:
+        self.calls += 1
+        client = self.clients.get((UserPoolId, ClientId))
+        if client is None:
+            error = {"Error": {"Code": "ResourceNotFoundException", "Message": "-"}}
+            raise ClientError(error, "DescribeUserPoolClient")  # type: ignore[arg-type]
+        return {"UserPoolClient": client}
+
+
 @dataclass
 class Stack:
     client: Client
@@ -339,6 +377,7 @@ class Stack:
     aws: AwsCalls
     dynamodb: Any
     ssm: Any
+    app_clients: AppClients
 
     def put_config(self, **values: str) -> None:
         for name, value in values.items():
@@ -422,6 +461,7 @@ def make_stack(
         BillingMode="PAY_PER_REQUEST",
     )
     cognito = CognitoDouble(key=signing_key, clock=clock)
+    app_clients = AppClients()
     http = requests.Session()
     http.mount("https://", DoubleAdapter(cognito))
     http.mount("http://", DoubleAdapter(cognito))
@@ -433,6 +473,7 @@ def make_stack(
         http=http,
         dynamodb=dynamodb or AtomicClient(aws.attach(aws_client("dynamodb"))),
         ssm=aws.attach(aws_client("ssm")),
+        cognito=app_clients,
         allow_insecure_cookies=allow_insecure_cookies,
     )
     from app import app
@@ -445,6 +486,7 @@ def make_stack(
         aws=aws,
         dynamodb=real_dynamodb,
         ssm=ssm,
+        app_clients=app_clients,
     )
     stack.put_config(**CONFIG_VALUES)
     set_runtime(runtime)

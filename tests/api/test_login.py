@@ -8,12 +8,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.api.conftest import (
     CLIENT_ID,
     DOMAIN,
     FRONTEND,
     ISSUER,
+    POOL_ID,
+    TABLE,
     Grant,
     Stack,
     body,
@@ -50,15 +53,92 @@ def test_login_redirects_to_cognito_with_pkce_state_nonce_and_provider(
 
 
 def test_login_uses_the_current_client_id_from_ssm(stack: Stack) -> None:
-    # given a redeploy changed the client id
+    # given a redeploy changed the client id, within the config cache's minute
+    stack.client.http.get("/api/config")
+    new_client = {**stack.app_clients.clients[(POOL_ID, CLIENT_ID)]}
+    stack.app_clients.clients[(POOL_ID, "new-client-id")] = new_client
     stack.put_config(client_id="new-client-id")
-    stack.clock.advance(61)
 
     # when
     response = stack.start()
 
     # then
     assert _query(response.headers["Location"])["client_id"] == "new-client-id"
+
+
+def _stale_redirect(response: Any) -> bool:
+    location = response.headers["Location"]
+    return response.status_code == 302 and location == (
+        "https://app.example.test/?login_error=config_stale"
+    )
+
+
+def test_client_id_cognito_no_longer_has_stops_the_login_on_our_page(
+    stack: Stack,
+) -> None:
+    # given SSM names an app client that a redeploy deleted
+    stack.put_config(client_id="deleted-client-id")
+
+    # when
+    response = stack.start()
+
+    # then the browser never reaches Cognito's error page
+    assert _stale_redirect(response)
+    assert sum(stack.cognito.calls.values()) == 0
+    assert "__Host-kl_login" not in set_cookies(response)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("CallbackURLs", ["https://elsewhere.example.test/auth/callback"]),
+        ("LogoutURLs", []),
+        ("SupportedIdentityProviders", ["COGNITO"]),
+    ],
+)
+def test_config_naming_what_the_live_client_lacks_is_stale(
+    stack: Stack, setting: str, value: list[str]
+) -> None:
+    stack.app_clients.clients[(POOL_ID, CLIENT_ID)][setting] = value
+
+    assert _stale_redirect(stack.start())
+
+
+def test_front_end_with_a_stale_config_fingerprint_is_refused(stack: Stack) -> None:
+    response = stack.start("?fingerprint=0123456789abcdef")
+
+    assert _stale_redirect(response)
+
+
+def test_front_end_with_the_current_fingerprint_logs_in(stack: Stack) -> None:
+    current = stack.client.http.get("/api/config").json_body["fingerprint"]
+
+    response = stack.start(f"?fingerprint={current}")
+
+    assert response.headers["Location"].startswith(f"{DOMAIN}/oauth2/authorize?")
+
+
+def test_app_client_is_looked_up_once_a_minute(stack: Stack) -> None:
+    stack.start()
+    stack.start()
+    assert stack.app_clients.calls == 1
+
+    stack.clock.advance(61)
+    stack.start()
+
+    assert stack.app_clients.calls == 2
+
+
+def test_app_client_look_up_failure_does_not_block_logins(stack: Stack) -> None:
+    def throttled(**_: Any) -> Any:
+        error = {"Error": {"Code": "TooManyRequestsException", "Message": "-"}}
+        raise ClientError(error, "DescribeUserPoolClient")  # type: ignore[arg-type]
+
+    stack.app_clients.describe_user_pool_client = throttled  # type: ignore[method-assign]
+
+    response = stack.start()
+
+    assert response.headers["Location"].startswith(f"{DOMAIN}/oauth2/authorize?")
 
 
 def test_two_tabs_share_the_binding_cookie_and_both_logins_succeed(
@@ -376,7 +456,7 @@ def test_rejected_code_reports_login_failed(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("fault", ["timeout", "500", "html", "malformed"])
-def test_unreachable_cognito_reports_upstream_unavailable(
+def test_failing_token_endpoint_during_login_reports_login_failed(
     stack: Stack, fault: str
 ) -> None:
     code, state, binding = _started(stack)
@@ -384,7 +464,8 @@ def test_unreachable_cognito_reports_upstream_unavailable(
 
     response = stack.callback(code, state, f"__Host-kl_login={binding}")
 
-    assert _login_error(response) == "upstream_unavailable"
+    assert _login_error(response) == "login_failed"
+    assert stack.dynamodb.scan(TableName=TABLE)["Count"] == 0
 
 
 # --- ID token verification ---------------------------------------------------------

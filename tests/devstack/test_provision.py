@@ -209,7 +209,7 @@ def test_app_client_allows_only_the_code_flow_to_registered_urls(
         client["AccessTokenValidity"],
         client["IdTokenValidity"],
         client["RefreshTokenValidity"],
-    ) == (60, 60, 30)
+    ) == (60, 60, 1)
     assert client["TokenValidityUnits"] == {
         "AccessToken": "minutes",
         "IdToken": "minutes",
