@@ -33,8 +33,11 @@ from scripts.outputs import OUTPUTS
 
 ROOT = Path(__file__).resolve().parent.parent
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
-CHALICE_CONFIG = ROOT / "chalice_app" / ".chalice" / "config.json"
-FRONTEND_CONFIG = ROOT / "frontend" / "config.json"
+# Where generated files go; the deploy tests point it at a scratch folder so a
+# rehearsal never overwrites a real stage's config.
+CONFIG_ROOT = Path(os.environ.get("KAKAO_LOGIN_CONFIG_ROOT", ROOT))
+CHALICE_CONFIG = CONFIG_ROOT / "chalice_app" / ".chalice" / "config.json"
+FRONTEND_CONFIG = CONFIG_ROOT / "frontend" / "config.json"
 APP_NAME = "kakao-login"
 
 
