@@ -153,13 +153,30 @@ def cmd_serve(settings: StackSettings, service: str) -> int:
     return 0
 
 
+def run_doctor(settings: StackSettings) -> bool:
+    """`make doctor STAGE=local` against this stack, printed like the command."""
+    from devstack.aws import aws_client
+    from scripts import doctor, sync_config
+
+    outputs = sync_config.read_outputs_file(settings.outputs_file)
+    checks = doctor.Doctor(
+        settings.stage,
+        outputs,
+        lambda service: aws_client(service, settings),
+        frontend_config=settings.frontend_config_file,
+    ).run()
+    print("\ndoctor: config against the live resources")
+    print(doctor.render(checks))
+    return all(check.ok for check in checks)
+
+
 def cmd_demo(settings: StackSettings) -> int:
     from devstack.selfcheck import run_demo_check
 
     supervisor = Supervisor(settings)
     with stopped_on_exit(supervisor):
         bring_up(settings, supervisor)
-        if not run_demo_check(settings):
+        if not run_demo_check(settings) or not run_doctor(settings):
             return 1
         print(f"\nOpen {settings.frontend_url}/ in a browser and log in with Kakao.")
         print("Ctrl-C stops everything.")
