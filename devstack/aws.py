@@ -8,6 +8,7 @@ SSM, DynamoDB, KMS) and serves each pool's JWKS document at
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import boto3
@@ -82,10 +83,28 @@ class AwsServer:
         self.stop()
 
 
+class OneAtATime:
+    """Let moto handle one request at a time, as DynamoDB's writes are atomic.
+
+    moto checks a ConditionExpression and then writes, with nothing between
+    the two stopping another thread; the sessions table's refresh lease relies
+    on the condition and the write being one step, as they are on AWS.
+    Connections are still accepted in threads; only moto's work is serialized.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 def serve_aws(settings: StackSettings) -> None:
     """Serve moto on ``settings.aws_port`` until interrupted (a process entry point)."""
     require_loopback(settings.aws_url)
-    app = DomainDispatcherApplication(create_backend_app)
+    app = OneAtATime(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         BIND_HOST,
         settings.aws_port,
