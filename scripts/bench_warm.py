@@ -5,7 +5,7 @@ with a warm ``Runtime``; beside it the same AWS calls are made directly with
 the same boto3 clients and the same HTTP session, so the difference is our own
 overhead (routing, cookies, config, marshalling, JWT verification). The Cognito
 token, revoke and JWKS endpoints are a ``requests`` adapter in this process for
-both sides. Calls are counted on the boto3 default session's event hooks and in
+both sides. Calls are counted on the event hooks of the runtime's clients and in
 the adapter.
 """
 
@@ -177,7 +177,7 @@ def _offline_aws() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _provision(counter: CallCounter) -> tuple[dict[str, str], Any]:
+def _provision() -> tuple[dict[str, str], Any]:
     """A user pool, app client, table and SSM parameters; returns config values."""
     import boto3
 
@@ -226,10 +226,6 @@ def _provision(counter: CallCounter) -> tuple[dict[str, str], Any]:
             Value=value,
             Type="SecureString" if name == "client_secret" else "String",
         )
-    # Count only what happens from here on (the runtime's own clients).
-    boto3.DEFAULT_SESSION.events.register(  # type: ignore[union-attr]
-        "before-call.*.*", counter.on_aws_call
-    )
     return values, issuer
 
 
@@ -497,7 +493,7 @@ def run_warm(requests: int) -> dict[str, Any]:
     counter = CallCounter()
     signing_key, jwks = _signing_material()
     with _offline_aws():
-        config, issuer = _provision(counter)
+        config, issuer = _provision()
         stand_in = CognitoStandIn(issuer, counter, signing_key, jwks)
         bench = _build_bench(config, stand_in, counter)
 
@@ -538,6 +534,11 @@ def _build_bench(
         sessions_table=TABLE,
         http=_http_session(stand_in),
     )
+    # Count every call of the runtime's own clients (built now, as it builds them).
+    for name in ("dynamodb", "ssm", "cognito"):
+        build = getattr(runtime, name, None)
+        if callable(build):
+            build().meta.events.register("before-call.*.*", counter.on_aws_call)
     set_runtime(runtime)
     return Bench(
         app=app, runtime=runtime, stand_in=stand_in, config=config, counter=counter
