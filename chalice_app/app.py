@@ -56,6 +56,10 @@ def _every_response(event: Any, get_response: Callable[[Any], Response]) -> Resp
         logger.exception("unhandled error")
         response = http.error_response(ApiError())
     response = _replace_framework_error(response)
+    if event.method == "HEAD":
+        # RFC 9110 section 9.3.2: no body on HEAD. API Gateway drops it; chalice
+        # local would write it, and the stray bytes break a kept-alive connection.
+        response.body = ""
 
     origin = http.header(event, "origin")
     config = None
@@ -117,7 +121,9 @@ def endpoint(path: str, method: str) -> Callable[[View], View]:
         app.route(path, methods=others, content_types=ANY_CONTENT, name=f"{name}_405")(
             wrong_method
         )
-        app.route(path, methods=["OPTIONS"], name=f"{name}_options")(preflight)
+        app.route(
+            path, methods=["OPTIONS"], content_types=ANY_CONTENT, name=f"{name}_options"
+        )(preflight)
         return view
 
     return register

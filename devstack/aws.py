@@ -15,12 +15,12 @@ import boto3
 from chalicelib.config import is_loopback_url
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
-    MotoRequestHandler,
     create_backend_app,
 )
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from devstack.request_log import RedactingMotoRequestHandler
 from devstack.settings import BIND_HOST, OFFLINE_CREDENTIALS, StackSettings
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def serve_aws(settings: StackSettings) -> None:
         settings.aws_port,
         app,
         threaded=True,
-        request_handler=MotoRequestHandler,
+        request_handler=RedactingMotoRequestHandler,
     )
     logger.info("moto serving AWS APIs at %s", settings.aws_url)
     try:

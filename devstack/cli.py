@@ -127,8 +127,22 @@ def cmd_serve(settings: StackSettings, service: str) -> int:
     """Run one service in this process (the supervisor's child entry point)."""
     from werkzeug.serving import make_server
 
+    from devstack.request_log import RedactingRequestHandler, run_chalice_local
     from devstack.settings import BIND_HOST
 
+    if service == "api":
+        # cwd is chalice_app/ (the supervisor starts it there).
+        return run_chalice_local(
+            [
+                "--host",
+                BIND_HOST,
+                "--port",
+                str(settings.api_port),
+                "--stage",
+                settings.stage,
+                "--no-autoreload",
+            ]
+        )
     if service == "aws":
         from devstack.aws import serve_aws
 
@@ -149,7 +163,10 @@ def cmd_serve(settings: StackSettings, service: str) -> int:
     else:
         print(f"unknown service {service}", file=sys.stderr)
         return 2
-    make_server(BIND_HOST, port, app, threaded=True).serve_forever()
+    handler = RedactingRequestHandler
+    make_server(
+        BIND_HOST, port, app, threaded=True, request_handler=handler
+    ).serve_forever()
     return 0
 
 

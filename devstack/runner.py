@@ -54,7 +54,6 @@ class RunningService:
 def services(settings: StackSettings) -> list[Service]:
     """Every service in start order: AWS first, the product last."""
     serve = (sys.executable, "-m", "devstack", "serve")
-    chalice = Path(sys.executable).with_name("chalice")
     return [
         Service(
             "aws", settings.aws_port, settings.aws_url, "/moto-api/", (*serve, "aws")
@@ -78,17 +77,7 @@ def services(settings: StackSettings) -> list[Service]:
             settings.api_port,
             settings.api_url,
             "/health",
-            (
-                str(chalice),
-                "local",
-                "--host",
-                BIND_HOST,
-                "--port",
-                str(settings.api_port),
-                "--stage",
-                settings.stage,
-                "--no-autoreload",
-            ),
+            (*serve, "api"),
             cwd=ROOT / "chalice_app",
         ),
         Service(
@@ -160,7 +149,7 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{service.name}.log"
         env = {**os.environ, **self.settings.aws_env(), "PYTHONUNBUFFERED": "1"}
-        with log_path.open("ab") as log:
+        with log_path.open("wb") as log:
             process = subprocess.Popen(
                 service.command,
                 cwd=service.cwd,

@@ -28,7 +28,10 @@ HTTP_TIMEOUT = (3.05, 5.0)
 @dataclass
 class _KeySet:
     keys: dict[str, Any] = field(default_factory=dict)
-    fetched_at: float | None = None
+    fetched: bool = False
+    # When an unknown kid last caused a refetch: the first fetch of a
+    # container does not count, so a key rotated in just after it is found.
+    refetched_at: float | None = None
 
 
 class TokenVerifier:
@@ -95,20 +98,18 @@ class TokenVerifier:
             if kid in key_set.keys:
                 return key_set.keys[kid]
             now = self._clock.now()
-            fresh = key_set.fetched_at is not None and (
-                now - key_set.fetched_at < REFETCH_INTERVAL_SECONDS
-            )
-            if fresh:
-                raise InvalidIdToken()
-            cold = key_set.fetched_at is None
-            key_set.fetched_at = now
-            try:
-                key_set.keys = self._fetch(jwks_url)
-            except UpstreamUnavailable:
-                if cold:
-                    # Nothing to verify with: let the next login try again.
-                    key_set.fetched_at = None
-                raise
+            cold = not key_set.fetched
+            if not cold:
+                # A flood of made-up kids costs at most one fetch a minute.
+                recent = key_set.refetched_at is not None and (
+                    now - key_set.refetched_at < REFETCH_INTERVAL_SECONDS
+                )
+                if recent:
+                    raise InvalidIdToken()
+                key_set.refetched_at = now
+            # A failed fetch raises and leaves the set as it was.
+            key_set.keys = self._fetch(jwks_url)
+            key_set.fetched = True
             if kid not in key_set.keys:
                 raise InvalidIdToken()
             return key_set.keys[kid]
