@@ -27,10 +27,19 @@ from devstack.settings import StackSettings
 
 
 def _provision(settings: StackSettings, recreate: bool) -> None:
-    from devstack.provision import provision
+    from devstack.provision import ProvisionError, provision
+    from devstack.runner import port_is_free
     from scripts import sync_config
 
-    outputs = provision(settings, recreate=recreate)
+    if port_is_free(settings.aws_port):
+        raise StackError(
+            f"nothing answers at {settings.aws_url}: start the stack first with "
+            "`python -m devstack up --detach`"
+        )
+    try:
+        outputs = provision(settings, recreate=recreate)
+    except ProvisionError as error:
+        raise StackError(str(error)) from None
     ids = (outputs["user_pool_id"]["value"], outputs["app_client_id"]["value"])
     print(f"  provisioned   pool {ids[0]}, app client {ids[1]}")
     parsed = sync_config.read_outputs_file(settings.outputs_file)
