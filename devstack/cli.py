@@ -37,7 +37,9 @@ def _provision(settings: StackSettings, recreate: bool) -> None:
             "`python -m devstack up --detach`"
         )
     try:
-        outputs = provision(settings, recreate=recreate)
+        outputs = provision(
+            settings, recreate=recreate, token_delivery=settings.token_delivery
+        )
     except ProvisionError as error:
         raise StackError(str(error)) from None
     ids = (outputs["user_pool_id"]["value"], outputs["app_client_id"]["value"])

@@ -38,6 +38,13 @@ def _port(name: str, default: int) -> int:
     return port
 
 
+def _token_delivery() -> str:
+    mode = os.environ.get("DEVSTACK_TOKEN_DELIVERY", "bff")
+    if mode not in ("bff", "token-mediating"):
+        raise SystemExit(f"DEVSTACK_TOKEN_DELIVERY={mode!r}: use bff or token-mediating")
+    return mode
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """One offline stack: change a port with its DEVSTACK_*_PORT variable."""
@@ -55,6 +62,8 @@ class StackSettings:
     refresh_rotation_grace_seconds: int = 10
     session_idle_timeout_seconds: int = 1800
     session_absolute_timeout_seconds: int = 8 * 3600
+    # "bff" (no token reaches the browser) or "token-mediating".
+    token_delivery: str = "bff"
 
     @classmethod
     def from_env(cls) -> StackSettings:
@@ -65,6 +74,7 @@ class StackSettings:
             api_port=_port("DEVSTACK_API_PORT", 8000),
             frontend_port=_port("DEVSTACK_FRONTEND_PORT", 3001),
             state_dir=Path(os.environ.get("DEVSTACK_STATE_DIR", ROOT / ".devstack")),
+            token_delivery=_token_delivery(),
         )
 
     @staticmethod

@@ -29,6 +29,7 @@
   const channel = "BroadcastChannel" in window ? new BroadcastChannel("kakao-login") : null;
 
   let localConfig = null; // frontend/config.json: API base URL and fingerprint
+  let publicConfig = null; // /api/config: what the API serves now
   let accessToken = null; // token-mediating mode only; memory, never storage
   let refreshTimer = null;
   let expiresAt = null;
@@ -88,6 +89,7 @@
       say(LOGIN_ERRORS[data.error] || "The login service is unavailable.", true);
       return false;
     }
+    publicConfig = data;
     if (data.fingerprint !== localConfig.fingerprint) {
       await loadLocalConfig();
     }
@@ -132,6 +134,10 @@
     }
   }
 
+  function tokenMediating() {
+    return publicConfig !== null && publicConfig.token_delivery === "token-mediating";
+  }
+
   function keepAccessToken(data) {
     clearTimeout(refreshTimer);
     if (!data.access_token) return;
@@ -150,6 +156,7 @@
   function signedOut() {
     accessToken = null;
     clearTimeout(refreshTimer);
+    refreshTimer = null;
     expiresAt = null;
     show("signed-out");
   }
@@ -176,6 +183,11 @@
     const { status, data } = await callApi("/api/user-info");
     if (status === 200) {
       renderUser(data);
+      // Token-mediating mode: a reloaded page has no access token in memory
+      // yet; one refresh hands it a fresh one.
+      if (tokenMediating() && accessToken === null && refreshTimer === null) {
+        refreshTimer = setTimeout(refresh, 0);
+      }
     } else if (status === 401) {
       signedOut();
     } else {
@@ -196,6 +208,9 @@
     const target = new URL(localConfig.api_base_url + "/auth/login");
     target.searchParams.set("return_to", window.location.pathname);
     target.searchParams.set("fingerprint", localConfig.fingerprint);
+    // In token-mediating mode Cognito returns to this page, which hands the
+    // code to /auth/token and receives the access token in the response body.
+    if (tokenMediating()) target.searchParams.set("flow", "frontend");
     window.location.assign(target.toString());
   }
 

@@ -43,9 +43,11 @@ def devstack(env: dict[str, str], *args: str, timeout: float = 180) -> str:
 
 
 @contextmanager
-def running_stack(state_dir: Path) -> Iterator[tuple[StackSettings, dict[str, str]]]:
+def running_stack(
+    state_dir: Path, **extra_env: str
+) -> Iterator[tuple[StackSettings, dict[str, str]]]:
     """The same `python -m devstack up --detach` a person runs, stopped after."""
-    env = stack_env(state_dir)
+    env = {**stack_env(state_dir), **extra_env}
     settings = StackSettings(
         aws_port=int(env["DEVSTACK_AWS_PORT"]),
         cognito_port=int(env["DEVSTACK_COGNITO_PORT"]),
@@ -53,6 +55,7 @@ def running_stack(state_dir: Path) -> Iterator[tuple[StackSettings, dict[str, st
         api_port=int(env["DEVSTACK_API_PORT"]),
         frontend_port=int(env["DEVSTACK_FRONTEND_PORT"]),
         state_dir=state_dir,
+        token_delivery=env.get("DEVSTACK_TOKEN_DELIVERY", "bff"),
     )
     with ExitStack() as cleanup:
         cleanup.callback(devstack, env, "down")
