@@ -159,6 +159,27 @@ def _session_cookie(
     return policy.set(policy.session, session_id, max_age)
 
 
+def _finish_login(
+    rt: Runtime, config: AppConfig, *, code: str, state: str, flow: str
+) -> tuple[login.LoginResult, str]:
+    """The code exchange shared by the callback and /auth/token, and its cookie."""
+    policy = _cookie_policy(rt, config)
+    jar = http.cookies(_request())
+    result = login.finish_login(
+        rt,
+        config,
+        code=code,
+        state=state,
+        binding=jar.get(policy.login),
+        flow=flow,
+        previous_session_id=jar.get(policy.session),
+    )
+    cookie = _session_cookie(
+        rt, config, result.session_id, result.session.absolute_expires_at
+    )
+    return result, cookie
+
+
 def _token_body(rt: Runtime, config: AppConfig, session: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "success": True,
@@ -231,15 +252,7 @@ def callback() -> Response:
             raise InvalidState()
         if not code:
             raise LoginFailed()
-        result = login.finish_login(
-            rt,
-            config,
-            code=code,
-            state=state,
-            binding=jar.get(policy.login),
-            flow="api",
-            previous_session_id=jar.get(policy.session),
-        )
+        result, cookie = _finish_login(rt, config, code=code, state=state, flow="api")
     except ApiError as exc:
         return http.redirect(
             http.with_query(config.frontend_url, {"login_error": exc.code})
@@ -249,9 +262,6 @@ def callback() -> Response:
         failure = {"login_error": ApiError.code}
         return http.redirect(http.with_query(config.frontend_url, failure))
 
-    cookie = _session_cookie(
-        rt, config, result.session_id, result.session.absolute_expires_at
-    )
     location = login.frontend_return_url(config, result.return_to)
     return http.redirect(location, set_cookies=[cookie])
 
@@ -259,24 +269,10 @@ def callback() -> Response:
 @endpoint("/auth/token", "POST")
 def token() -> Response:
     rt, config = _runtime_and_config()
-    policy = _cookie_policy(rt, config)
     body = _state_changing(config)
     code, state = http.string_field(body, "code"), http.string_field(body, "state")
-    jar = http.cookies(_request())
 
-    result = login.finish_login(
-        rt,
-        config,
-        code=code,
-        state=state,
-        binding=jar.get(policy.login),
-        flow="frontend",
-        previous_session_id=jar.get(policy.session),
-    )
-
-    cookie = _session_cookie(
-        rt, config, result.session_id, result.session.absolute_expires_at
-    )
+    result, cookie = _finish_login(rt, config, code=code, state=state, flow="frontend")
     return http.json_response(
         _token_body(rt, config, result.session), set_cookies=[cookie]
     )

@@ -303,27 +303,17 @@ def refresh(rt: Runtime, config: AppConfig, session: Session) -> Session:
     try:
         tokens = rt.oauth.refresh(config, refresh_token=session.refresh_token)
     except GrantRejected as exc:
-        if not exc.fatal:
-            rt.sessions.release_refresh_lease(session, lease)
+        if exc.fatal:
+            # RFC 6749 section 5.2: the grant is dead; so is the session.
+            rt.sessions.delete_key(session)
             audit(
-                "refresh_failed",
-                "failure",
-                sub=session.sub,
-                error=UpstreamUnavailable.code,
+                "refresh_failed", "failure", sub=session.sub, error=SessionExpired.code
             )
-            raise UpstreamUnavailable() from None
-        # RFC 6749 section 5.2: the grant is dead; so is the session.
-        rt.sessions.delete_key(session)
-        audit("refresh_failed", "failure", sub=session.sub, error=SessionExpired.code)
-        raise SessionExpired() from None
+            raise SessionExpired() from None
+        _keep_for_retry(rt, session, lease)
+        raise UpstreamUnavailable() from None
     except UpstreamUnavailable:
-        rt.sessions.release_refresh_lease(session, lease)
-        audit(
-            "refresh_failed",
-            "failure",
-            sub=session.sub,
-            error=UpstreamUnavailable.code,
-        )
+        _keep_for_retry(rt, session, lease)
         raise
 
     refreshed = rt.sessions.save_refreshed(
@@ -342,6 +332,12 @@ def refresh(rt: Runtime, config: AppConfig, session: Session) -> Session:
         raise SessionExpired()
     audit("refresh_succeeded", "success", sub=session.sub)
     return refreshed
+
+
+def _keep_for_retry(rt: Runtime, session: Session, lease: str) -> None:
+    """A passing failure: the session stays and the next request may retry."""
+    rt.sessions.release_refresh_lease(session, lease)
+    audit("refresh_failed", "failure", sub=session.sub, error=UpstreamUnavailable.code)
 
 
 def _await_refresh(rt: Runtime, session: Session) -> Session:
