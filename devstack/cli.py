@@ -257,4 +257,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"devstack: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        # Ctrl-C is how `up` and `demo` are meant to end; their services
+        # were stopped on the way out.
+        return 0 if args.command in ("up", "demo") else 130

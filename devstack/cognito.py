@@ -1,4 +1,6 @@
-"""A stand-in for Cognito's hosted-UI domain ``https://<prefix>.auth.<region>.amazoncognito.com``.
+"""A stand-in for Cognito's hosted-UI domain.
+
+On AWS the domain is ``https://<prefix>.auth.<region>.amazoncognito.com``.
 
 moto has user pools, clients and identity providers but none of the OAuth 2.0
 endpoints, so this app serves them, reading the pool, the app client and the
@@ -42,6 +44,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunspli
 import flask
 import jwt
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from botocore.exceptions import ClientError, ParamValidationError
 from chalicelib.config import is_loopback_url
 from jwt.algorithms import RSAAlgorithm
@@ -1272,8 +1275,7 @@ def _check_code_verifier(challenge: str | None, verifier: str | None) -> None:
         return
     if verifier is None or not CODE_VERIFIER.match(verifier):
         raise InvalidGrant("code_verifier is missing or malformed.")
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    expected = create_s256_code_challenge(verifier)
     if not hmac.compare_digest(expected, challenge):
         raise InvalidGrant("code_verifier does not match the code_challenge.")
 

@@ -8,12 +8,11 @@ URL, which carries ``code`` and ``state`` (or Cognito's ``error``).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from devstack.kakao import consent_form_fields
 from devstack.settings import KAKAO_PROVIDER_NAME, StackSettings
@@ -30,9 +29,7 @@ class LoginFlowError(Exception):
 def pkce_pair() -> tuple[str, str]:
     """A fresh (code_verifier, S256 code_challenge), RFC 7636 section 4."""
     verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-    return verifier, challenge
+    return verifier, create_s256_code_challenge(verifier)
 
 
 def authorize_url(

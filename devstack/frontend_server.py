@@ -49,6 +49,10 @@ def create_app(settings: StackSettings, root: Path = FRONTEND_DIR) -> Flask:
 
     @app.get("/<path:name>")
     def asset(name: str) -> Response:
+        # Like a single-page app's host: a path that is not a file (a
+        # return_to such as /inbox) gets the page, which routes itself.
+        if "." not in name.rsplit("/", 1)[-1]:
+            return send_from_directory(root, "index.html")
         return send_from_directory(root, name)
 
     @app.after_request

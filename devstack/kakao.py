@@ -75,7 +75,6 @@ the same values to Cognito, and the stand-in re-reads the file on every request.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import html
@@ -94,6 +93,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask, Response, abort, g, jsonify, render_template, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -665,13 +665,8 @@ def _pkce_holds(challenge: str | None, verifier: str | None) -> bool:
         return verifier is None
     if verifier is None or not _VERIFIER.fullmatch(verifier):
         return False
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    computed = _base64url(digest)
+    computed = create_s256_code_challenge(verifier)
     return hmac.compare_digest(computed.encode(), challenge.encode())
-
-
-def _base64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _with_query(url: str, parameters: Mapping[str, str | None]) -> str:

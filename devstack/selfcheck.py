@@ -55,7 +55,8 @@ class LoopbackBrowser(requests.Session):
     def send(
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
-        header = get_cookie_header(self.cookies, request)  # type: ignore[no-untyped-call]
+        jar = self.cookies
+        header = get_cookie_header(jar, request)  # type: ignore[no-untyped-call]
         if header:
             request.headers["Cookie"] = header
         return super().send(request, **kwargs)
@@ -81,11 +82,16 @@ def login(
     user_id: str = "4000000001",
     share_email: bool = True,
     session: requests.Session | None = None,
+    return_to: str = "/",
 ) -> LoginResult:
     """Click "Log in with Kakao", agree at Kakao, land back on the front end."""
     session = session or browser()
     started = time.monotonic()
-    page = session.get(f"{settings.api_url}/auth/login?return_to=/", timeout=TIMEOUT)
+    page = session.get(
+        f"{settings.api_url}/auth/login",
+        params={"return_to": return_to},
+        timeout=TIMEOUT,
+    )
     if not page.url.startswith(settings.kakao_url):
         raise SelfCheckError(
             f"login did not reach Kakao's consent page ({page.status_code})"

@@ -41,7 +41,9 @@ def _port(name: str, default: int) -> int:
 def _token_delivery() -> str:
     mode = os.environ.get("DEVSTACK_TOKEN_DELIVERY", "bff")
     if mode not in ("bff", "token-mediating"):
-        raise SystemExit(f"DEVSTACK_TOKEN_DELIVERY={mode!r}: use bff or token-mediating")
+        raise SystemExit(
+            f"DEVSTACK_TOKEN_DELIVERY={mode!r}: use bff or token-mediating"
+        )
     return mode
 
 

@@ -53,7 +53,7 @@
   }
 
   async function loadLocalConfig() {
-    const answer = await fetch("config.json", { cache: "no-store" });
+    const answer = await fetch("/config.json", { cache: "no-store" });
     if (!answer.ok) throw new Error("config.json is missing: run `make sync-config`");
     localConfig = await answer.json();
     el("stage").textContent = `stage ${localConfig.stage}`;

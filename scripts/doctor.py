@@ -382,7 +382,8 @@ def boto3_clients(region: str) -> Callable[[str], Any]:
 
     def client(service: str) -> Any:
         if service not in cache:
-            cache[service] = boto3.client(service, region_name=region)  # type: ignore[call-overload]
+            build: Any = boto3.client
+            cache[service] = build(service, region_name=region)
         return cache[service]
 
     return client
@@ -394,9 +395,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outputs-file", type=Path)
     args = parser.parse_args(argv)
     if args.stage == "local":
+        from devstack.runner import port_is_free
         from devstack.settings import StackSettings
 
-        os.environ.update(StackSettings.from_env().aws_env())
+        settings = StackSettings.from_env()
+        if port_is_free(settings.aws_port):
+            print(
+                f"✗ offline stack running  nothing answers at {settings.aws_url}\n"
+                "  fix: start it with `python -m devstack up --detach` (or `make demo`)"
+            )
+            return 1
+        os.environ.update(settings.aws_env())
     try:
         outputs = sync_config.load_outputs(args.stage, args.outputs_file)
     except sync_config.OutputsError as error:

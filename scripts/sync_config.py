@@ -97,7 +97,10 @@ def _check_types(values: dict[str, Any], source: str) -> None:
 
 
 def read_outputs_file(path: Path) -> Outputs:
-    hint = "Run `python -m devstack provision` or `terraform output -json > FILE`."
+    hint = (
+        "Write it with `terraform output -json > FILE` in infra/terraform "
+        "(the offline stack: `python -m devstack provision`)."
+    )
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
@@ -113,7 +116,13 @@ def read_terraform_outputs(working_dir: Path = TERRAFORM_DIR) -> Outputs:
 
     hint = f"Run `terraform init && terraform apply` in {working_dir}."
     # python-terraform answers None instead of raising when the command fails.
-    raw = Terraform(working_dir=str(working_dir)).output(json=True)
+    try:
+        raw = Terraform(working_dir=str(working_dir)).output(json=True)
+    except FileNotFoundError:
+        raise OutputsError(
+            "terraform is not installed or not on PATH: install Terraform >= 1.11, "
+            "or pass the outputs with --outputs-file (OUTPUTS_FILE=... for make)"
+        ) from None
     if raw is None:
         raise OutputsError(f"`terraform output -json` answered nothing. {hint}")
     return parse_outputs(raw, source="terraform output", hint=hint)

@@ -34,29 +34,35 @@ class DeploymentCheck:
         self._cognito = cognito
         self._clock = clock
         self._max_age = max_age
-        self._checked: dict[tuple[str, str], tuple[float, str | None]] = {}
+        # (pool, client) -> (looked up at, the client's settings or None if gone)
+        self._clients: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
 
     def verify(self, config: AppConfig, redirect_uri: str, idp: str) -> None:
-        """Raise ConfigStale when the app client or its settings are gone."""
-        client = self._describe(config)
-        if client is None:
-            return
-        problem = stale_value(client, config, redirect_uri, idp)
+        """Raise ConfigStale when the app client or a value it needs is gone."""
+        found, client = self._client(config)
+        problem: str | None
+        if not found:
+            problem = (
+                f"app client {config.client_id} does not exist in user pool "
+                f"{config.user_pool_id}"
+            )
+        elif client is None:
+            return  # the look-up failed: proceed unchecked
+        else:
+            problem = stale_value(client, config, redirect_uri, idp)
         if problem is not None:
             logger.error("stale configuration: %s", problem)
             raise ConfigStale()
 
-    def _describe(self, config: AppConfig) -> dict[str, Any] | None:
+    def _client(self, config: AppConfig) -> tuple[bool, dict[str, Any] | None]:
+        """(exists, settings), looked up at most once a minute per client id."""
         key = (config.user_pool_id, config.client_id)
         now = self._clock.now()
         with self._lock:
-            cached = self._checked.get(key)
+            cached = self._clients.get(key)
         if cached is not None and now - cached[0] < self._max_age:
-            if cached[1] is not None:
-                logger.error("stale configuration: %s", cached[1])
-                raise ConfigStale()
-            return None
+            return cached[1] is not None, cached[1]
         try:
             answer = self._cognito().describe_user_pool_client(
                 UserPoolId=config.user_pool_id, ClientId=config.client_id
@@ -65,23 +71,13 @@ class DeploymentCheck:
             code = _error_code(exc)
             if code not in ("ResourceNotFoundException", "InvalidParameterException"):
                 logger.warning("app client check skipped: %s", code)
-                return None
-            problem = (
-                f"app client {config.client_id} does not exist in user pool "
-                f"{config.user_pool_id} ({code})"
-            )
-            self._remember(key, now, problem)
-            logger.error("stale configuration: %s", problem)
-            raise ConfigStale() from None
-        # Within a minute a known client is not looked up again; its settings
-        # are compared with the config on each fresh look-up.
-        self._remember(key, now, None)
-        client: dict[str, Any] = answer["UserPoolClient"]
-        return client
-
-    def _remember(self, key: tuple[str, str], now: float, problem: str | None) -> None:
+                return True, None
+            client = None
+        else:
+            client = answer["UserPoolClient"]
         with self._lock:
-            self._checked[key] = (now, problem)
+            self._clients[key] = (now, client)
+        return client is not None, client
 
 
 def stale_value(

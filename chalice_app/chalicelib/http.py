@@ -100,7 +100,10 @@ def json_body(request: Any) -> dict[str, Any]:
         raise InvalidRequest("Send the body as application/json.")
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        # JSON's \ud800 escapes decode to lone surrogates, which are not text:
+        # refuse them here rather than fail later when a value is hashed.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
         raise InvalidRequest("The body is not UTF-8 JSON.") from None
     if not isinstance(value, dict):
         raise InvalidRequest("The body must be a JSON object.")

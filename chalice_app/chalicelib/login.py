@@ -17,7 +17,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from chalicelib.audit import audit
 from chalicelib.cognito import GrantRejected
@@ -49,6 +49,9 @@ REFRESH_WAIT_SECONDS = 5.0
 REFRESH_POLL_SECONDS = 0.1
 # Errors Cognito may put on the callback that the front end may see verbatim.
 REPORTED_AUTHORIZE_ERRORS = frozenset({"access_denied", "temporarily_unavailable"})
+# RFC 3986 reserved and unreserved characters, and "%" for what is encoded
+# already: quote() then touches only what a URL cannot carry as it is.
+URL_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
 _BINDING = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
@@ -142,16 +145,25 @@ def start_login(
 
 
 def local_path(value: str) -> str:
-    """A post-login return path that can only lead back to our own front end."""
+    """A post-login return path that can only lead back to our own front end.
+
+    Characters outside ASCII (a Korean path, say) are percent-encoded here, so
+    the path can always be sent in a ``Location`` header, which is ASCII.
+    """
     if (
-        len(value.encode()) > MAX_RETURN_TO_BYTES
-        or not value.startswith("/")
+        not value.startswith("/")
         or value.startswith(("//", "/\\"))
         or "\\" in value
         or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
     ):
         raise InvalidReturnTo()
-    return value
+    try:
+        encoded = quote(value, safe=URL_SAFE)
+    except UnicodeEncodeError:  # a lone surrogate cannot be a path
+        raise InvalidReturnTo() from None
+    if len(encoded) > MAX_RETURN_TO_BYTES:
+        raise InvalidReturnTo()
+    return encoded
 
 
 def pkce_challenge(code_verifier: str) -> str:

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from tests.api.conftest import (
     CLIENT_ID,
+    CONFIG_VALUES,
     DOMAIN,
     FRONTEND,
     ISSUER,
@@ -134,7 +135,8 @@ def test_app_client_look_up_failure_does_not_block_logins(stack: Stack) -> None:
         error = {"Error": {"Code": "TooManyRequestsException", "Message": "-"}}
         raise ClientError(error, "DescribeUserPoolClient")  # type: ignore[arg-type]
 
-    stack.app_clients.describe_user_pool_client = throttled  # type: ignore[method-assign]
+    clients: Any = stack.app_clients
+    clients.describe_user_pool_client = throttled
 
     response = stack.start()
 
@@ -598,3 +600,22 @@ def test_unknown_kids_refetch_the_jwks_at_most_once_a_minute(stack: Stack) -> No
     stack.cognito.id_token_override = None
     stack.login()
     assert stack.cognito.calls["jwks"] == 3
+
+
+def test_each_flow_is_checked_against_the_live_client_within_the_minute(
+    stack: Stack,
+) -> None:
+    # given the API flow checked a moment ago, and the front-end callback since
+    # removed from the app client
+    stack.start()
+    client = stack.app_clients.clients[(POOL_ID, CLIENT_ID)]
+    client["CallbackURLs"] = [CONFIG_VALUES["callback_url"]]
+    stack.clock.advance(61)
+    stack.start()
+
+    # when a front-end flow login starts within the same minute
+    response = stack.start("?flow=frontend")
+
+    # then the cached client is still compared with the redirect URI in use
+    assert _stale_redirect(response)
+    assert stack.app_clients.calls == 2

@@ -315,3 +315,24 @@ def test_no_stack_log_line_carries_a_token_code_or_cookie(
     assert lines
     leaks = leaked(lines, figures.secrets)
     assert not leaks, f"{len(leaks)} lines, first: {leaks[0][:120]}"
+
+
+@pytest.mark.parametrize("return_to", ["/\u3000", "/café", "/받은편지함?q=안녕"])
+def test_non_ascii_return_to_keeps_both_sessions_working_over_http(
+    offline: Offline, return_to: str
+) -> None:
+    # given a signed-in browser
+    settings = offline.settings
+    first = login(settings)
+    old_cookie = first.cookie
+    assert old_cookie is not None
+
+    # when it logs in again through a link whose return path is not ASCII
+    again = login(settings, session=first.session, return_to=return_to)
+
+    # then it lands on that path, percent-encoded, with a new working session
+    assert urlsplit(again.landed_at).path.startswith("/")
+    assert again.landed_at.isascii()
+    assert again.cookie not in (None, old_cookie)
+    answer = again.session.get(f"{settings.api_url}/api/user-info", timeout=10)
+    assert answer.status_code == 200

@@ -252,17 +252,32 @@ def test_return_to_that_leaves_the_site_is_a_400(
 
 
 @pytest.mark.parametrize(
-    "return_to", ["/", "/inbox", "/a/b?tab=2&x=%2F%2Fevil", "/search#top", "/ü"]
+    ("return_to", "landing"),
+    [
+        ("/", "/"),
+        ("/inbox", "/inbox"),
+        ("/a/b?tab=2&x=%2F%2Fevil", "/a/b?tab=2&x=%2F%2Fevil"),
+        ("/search#top", "/search#top"),
+        # Outside ASCII: percent-encoded, as a Location header must be.
+        ("/ü", "/%C3%BC"),
+        ("/café", "/caf%C3%A9"),
+        ("/\u3000", "/%E3%80%80"),
+        ("/받은편지함?q=안녕", "/" + quote("받은편지함") + "?q=" + quote("안녕")),
+    ],
 )
-def test_local_return_to_is_where_the_login_lands(stack: Stack, return_to: str) -> None:
+def test_local_return_to_is_where_the_login_lands(
+    stack: Stack, return_to: str, landing: str
+) -> None:
     # when
     code, state, binding = begin(stack, return_to=return_to)
     response = stack.callback(code, state, f"{LOGIN}={binding}")
 
     # then
+    location = response.headers["Location"]
     assert response.status_code == 302
-    assert response.headers["Location"] == FRONTEND + return_to
-    assert "login_error" not in query_of(response.headers["Location"])
+    assert location == FRONTEND + landing
+    assert location.isascii()
+    assert "login_error" not in query_of(location)
 
 
 # --- Bodies ---------------------------------------------------------------------------
@@ -278,6 +293,20 @@ BAD_BODIES: dict[str, tuple[bytes, str]] = {
     "latin1": ('{"code": "caf\xe9"}'.encode("latin-1"), "application/json"),
     "utf16": ('{"code": "x", "state": "y"}'.encode("utf-16"), "application/json"),
     "lone_surrogate_bytes": (b'{"code": "\xed\xa0\x80"}', "application/json"),
+    # Valid UTF-8 that decodes to a lone surrogate through a JSON escape.
+    "lone_surrogate_escape": (
+        b'{"code": "\\ud800", "state": "\\udfff"}',
+        "application/json",
+    ),
+    "surrogate_in_other_field": (
+        b'{"code": "c", "state": "s", "x": ["\\udbff"]}',
+        "application/json",
+    ),
+    # Nesting deep enough to exhaust the parser's recursion, under 64 KB.
+    "deeply_nested": (
+        b'{"a": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+        "application/json",
+    ),
     "json_as_octets": (b'{"code": "a", "state": "b"}', "application/octet-stream"),
     "json_as_xml": (b'{"code": "a", "state": "b"}', "application/xml"),
 }

@@ -195,3 +195,18 @@ def test_front_end_on_another_site_is_named(
     ).run()
 
     assert "front end and API share a site" in failed(checks)
+
+
+def test_doctor_for_the_offline_stage_without_a_stack_says_to_start_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts import doctor
+    from tests.stack import free_port
+
+    monkeypatch.setenv("DEVSTACK_AWS_PORT", str(free_port()))
+    monkeypatch.setenv("DEVSTACK_STATE_DIR", str(tmp_path))
+
+    code = doctor.main(["--stage", "local"])
+
+    assert code == 1
+    assert "python -m devstack up --detach" in capsys.readouterr().out

@@ -17,6 +17,10 @@ from scripts.outputs import render
 SECRET = "client-secret-that-must-never-be-written"
 
 
+POOL = "ap-northeast-2_AbC123"
+ISSUER = f"https://cognito-idp.ap-northeast-2.amazonaws.com/{POOL}"
+
+
 def outputs_values(**overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "project": "kakao-login",
@@ -26,8 +30,8 @@ def outputs_values(**overrides: Any) -> dict[str, Any]:
         "app_client_id": "client123",
         "app_client_secret": SECRET,
         "cognito_domain_url": "https://kl-dev.auth.ap-northeast-2.amazoncognito.com",
-        "cognito_issuer": "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_AbC123",
-        "jwks_url": "https://cognito-idp.ap-northeast-2.amazonaws.com/ap-northeast-2_AbC123/.well-known/jwks.json",
+        "cognito_issuer": ISSUER,
+        "jwks_url": f"{ISSUER}/.well-known/jwks.json",
         "identity_providers": ["Kakao"],
         "callback_urls": ["https://app.example.com/auth/callback"],
         "sign_out_urls": ["https://app.example.com/"],
@@ -217,3 +221,12 @@ def test_command_line_failure_exits_1_with_the_reason(
 
     assert code == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_terraform_missing_from_path_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(sync_config.OutputsError, match="terraform is not installed"):
+        sync_config.read_terraform_outputs(tmp_path)

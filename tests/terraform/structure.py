@@ -555,7 +555,8 @@ def client_revocation_and_existence_errors(stack: Stack) -> list[str]:
 
 def session_timeouts_ordered(stack: Stack) -> list[str]:
     ordered = re.compile(
-        r"var\.session_idle_timeout_seconds\s*<=\s*var\.session_absolute_timeout_seconds"
+        r"var\.session_idle_timeout_seconds\s*<=\s*"
+        r"var\.session_absolute_timeout_seconds"
     )
     conditions = _validations(stack, "session_idle_timeout_seconds") + _validations(
         stack, "session_absolute_timeout_seconds"

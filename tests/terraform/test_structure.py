@@ -146,7 +146,8 @@ def test_derived_urls_follow_the_cognito_and_api_shapes(stack: Stack) -> None:
         "https://${local.cognito_domain_prefix}.auth.${var.region}.amazoncognito.com"
     )
     assert derived["cognito_issuer"] == (
-        "https://cognito-idp.${var.region}.amazonaws.com/${aws_cognito_user_pool.this.id}"
+        "https://cognito-idp.${var.region}.amazonaws.com/"
+        "${aws_cognito_user_pool.this.id}"
     )
     assert derived["jwks_url"] == "${local.cognito_issuer}/.well-known/jwks.json"
 
