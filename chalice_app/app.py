@@ -22,6 +22,7 @@ from chalicelib.config import AppConfig
 from chalicelib.errors import (
     ApiError,
     ConfigStale,
+    InvalidRequest,
     InvalidState,
     LoginFailed,
     MethodNotAllowed,
@@ -77,6 +78,9 @@ def _replace_framework_error(response: Response) -> Response:
         error: ApiError = MethodNotAllowed()
     elif response.status_code == 404:
         error = NotFound()
+    elif 400 <= response.status_code < 500:
+        # e.g. Chalice's own 400 for a malformed request or 415 for a media type
+        error = InvalidRequest()
     else:
         error = ApiError()
     allow = response.headers.get("Allow")

@@ -403,3 +403,32 @@ def test_auth_events_log_one_json_line_each_and_no_secrets(
         CLIENT_SECRET,
     ):
         assert secret not in everything
+
+
+@pytest.mark.parametrize(
+    ("status", "answered", "code"),
+    [
+        (400, 400, "invalid_request"),
+        (415, 400, "invalid_request"),
+        (404, 404, "not_found"),
+        (405, 405, "method_not_allowed"),
+        (500, 500, "internal_error"),
+        (502, 500, "internal_error"),
+    ],
+)
+def test_chalice_error_bodies_never_reach_a_client(
+    stack: Stack, status: int, answered: int, code: str
+) -> None:
+    from app import _replace_framework_error
+    from chalice.app import Response
+
+    framework = Response(
+        body={"Code": "BadRequestError", "Message": "internal detail"},
+        status_code=status,
+    )
+
+    answer = _replace_framework_error(framework)
+
+    assert answer.status_code == answered
+    assert json.loads(answer.body)["error"] == code
+    assert "internal detail" not in answer.body
