@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from chalicelib import dynamo
@@ -73,14 +73,8 @@ class SessionStore:
         session_id = secrets.token_urlsafe(32)
         absolute = now + absolute_timeout
         session = Session(
+            **asdict(new),
             key=session_key(session_id),
-            sub=new.sub,
-            name=new.name,
-            email=new.email,
-            identity_provider=new.identity_provider,
-            access_token=new.access_token,
-            refresh_token=new.refresh_token,
-            access_expires_at=new.access_expires_at,
             created_at=now,
             idle_expires_at=min(now + idle_timeout, absolute),
             absolute_expires_at=absolute,
